@@ -1,0 +1,50 @@
+"""Facts about the committed notebooks that hold for every assignment."""
+import os
+
+import pytest
+
+from notebooks import PRESENT, ROOT, SHARED_TAGS, code_cells, load, source, stdout, tagged
+
+REQUIRED_TAGS = ["config", "environment", "data-loader", "layer-table", "layer-table-print", "results-writer", "checks"]
+
+
+def test_all_four_notebooks_or_at_least_the_first():
+    assert "assignment1_mnist.ipynb" in PRESENT
+
+
+@pytest.mark.parametrize("name", PRESENT)
+def test_required_cells(name):
+    nb = load(name)
+    for tag in REQUIRED_TAGS:
+        tagged(nb, tag)
+    config = source(tagged(nb, "config"))
+    assert 'os.environ.get("EIP4_SMOKE"' in config and 'os.environ.get("EIP4_DATA_DIR")' in config
+
+
+@pytest.mark.parametrize("name", PRESENT)
+def test_shared_cells_are_identical(name):
+    """Each notebook is self-contained, so the shared helpers are copies: they must not drift apart."""
+    first, nb = load(PRESENT[0]), load(name)
+    for tag in SHARED_TAGS:
+        assert source(tagged(nb, tag)) == source(tagged(first, tag)), f"{name}: cell {tag!r} differs from {PRESENT[0]}"
+
+
+@pytest.mark.parametrize("name", PRESENT)
+def test_shape_cells_are_compared_by_nbval(name):
+    """The layer table (output shapes, parameter counts) is the output nbval compares in smoke runs."""
+    cell = tagged(load(name), "layer-table-print")
+    assert source(cell).startswith("# NBVAL_CHECK_OUTPUT")
+    assert "total" in stdout(cell), "the committed layer table is missing: run the notebook in full"
+    for cell in code_cells(load(name)):
+        if "# NBVAL_CHECK_OUTPUT" in source(cell):
+            assert not any(o.get("name") == "stderr" for o in cell["outputs"]), "a compared cell must not write stderr"
+
+
+@pytest.mark.parametrize("name", PRESENT)
+def test_renders_well(name):
+    assert os.path.getsize(os.path.join(ROOT, name)) < 2_000_000
+    for cell in code_cells(load(name)):
+        for out in cell.get("outputs", []):
+            assert out["output_type"] != "error", f"{name}: a committed cell failed"
+            text = "".join(out.get("text", ""))
+            assert "\r" not in text and "━" not in text, f"{name}: progress-bar output committed (use verbose=2)"

@@ -1,0 +1,71 @@
+"""README's results table, results/*.json written by full runs, and CI must all tell the same story."""
+import json
+import os
+import re
+
+from notebooks import NOTEBOOKS, PRESENT, ROOT, code_cells, load, stdout, tagged
+
+README = open(os.path.join(ROOT, "README.md"), encoding="utf-8").read()
+
+
+def table_rows():
+    """{notebook: {column: text}} from the README's results table (the one with a 'Result' column)."""
+    lines = [line for line in README.splitlines() if line.startswith("|")]
+    header = next(i for i, line in enumerate(lines) if "Result" in line)
+    columns = [c.strip() for c in lines[header].strip("|").split("|")]
+    rows = {}
+    for line in lines[header + 2:]:
+        cells = dict(zip(columns, (c.strip() for c in line.strip("|").split("|"))))
+        name = re.search(r"assignment\w+\.ipynb", cells.get("Notebook", ""))
+        if name:
+            rows[name.group(0)] = cells
+    return rows
+
+
+def results(notebook):
+    path = os.path.join(ROOT, "results", notebook.replace(".ipynb", ".json"))
+    if not os.path.exists(path):
+        return None
+    with open(path) as f:
+        return json.load(f)
+
+
+def test_every_notebook_has_a_row():
+    rows = table_rows()
+    assert set(rows) == set(NOTEBOOKS)
+    for name in PRESENT:
+        assert f"]({name})" in rows[name]["Notebook"], f"{name} exists: link it"
+
+
+def test_rows_agree_with_results_files():
+    for notebook, row in table_rows().items():
+        res = results(notebook)
+        if res is None:
+            assert "pending" in row["Result"].lower(), f"{notebook}: no results file, so its row must say pending"
+            continue
+        assert f"{100 * res['final_test_accuracy']:.2f} %" in row["Result"], (notebook, row["Result"])
+        assert row["Params"] == f"{res['params']:,}", (notebook, row["Params"])
+        assert row["Epochs"] == str(res["epochs"]), (notebook, row["Epochs"])
+        assert res["mode"] == "full" and len(res["test_accuracy_per_epoch"]) == res["epochs"]
+        assert res["final_test_accuracy"] == res["test_accuracy_per_epoch"][-1]
+
+
+def test_results_files_match_committed_notebooks():
+    """A results file belongs to the committed outputs: full mode, same final accuracy as the checks cell printed."""
+    for notebook in NOTEBOOKS:
+        res = results(notebook)
+        if res is None:
+            continue
+        nb = load(notebook)
+        assert "mode: full" in stdout(tagged(nb, "environment"))
+        assert f"final test accuracy: {res['final_test_accuracy']:.4f}" in stdout(tagged(nb, "checks"))
+        counts = [c["execution_count"] for c in code_cells(nb)]
+        assert counts == list(range(1, len(counts) + 1)), f"{notebook}: not one uninterrupted top-to-bottom run"
+
+
+def test_ci_runs_the_readme_test_command():
+    command = next(line.strip() for line in README.splitlines() if "requirements-test.txt &&" in line)
+    ci = open(os.path.join(ROOT, ".ci", "run"), encoding="utf-8").read()
+    assert command in ci.splitlines(), "the README test command must appear verbatim in .ci/run"
+    workflow = open(os.path.join(ROOT, ".github", "workflows", "tests.yml"), encoding="utf-8").read()
+    assert "bash .ci/run" in workflow
