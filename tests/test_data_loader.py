@@ -43,7 +43,7 @@ def test_partial_copy_refused_in_full_run(loader, data_dir):
     (lambda d: d.update(x_train=d["x_train"].astype(np.float32)), "dtypes are float32/uint8"),
     (lambda d: d.update(x_train=d["x_train"][..., None]), "shapes are (40, 28, 28, 1)"),
     (lambda d: d.update(y_test=d["y_test"][:5]), "x_test/y_test"),
-    (lambda d: d.pop("y_train"), "has no array 'y_train'"),
+    (lambda d: d.pop("y_train"), "lacks y_train"),
 ])
 def test_wrong_arrays(loader, data_dir, change, expect):
     path = os.path.join(data_dir, "mnist.npz")
@@ -54,7 +54,8 @@ def test_wrong_arrays(loader, data_dir, change, expect):
     with pytest.raises(loader["DataError"]) as e:
         loader["load_dataset"]("mnist", data_dir, full=False)
     assert expect in str(e.value) and "EIP4_DATA_DIR" in str(e.value)
-    assert e.value.__cause__ is None and e.value.__suppress_context__  # one message, no numpy traceback
+    # one message, no numpy traceback chained to it
+    assert e.value.__cause__ is None and (e.value.__context__ is None or e.value.__suppress_context__)
 
 
 def test_not_an_npz(loader, tmp_path):

@@ -1,4 +1,5 @@
 """The receptive-field / output-size calculator shared by the notebooks, against values worked by hand."""
+import keras
 import pytest
 
 from notebooks import PRESENT, exec_tagged
@@ -6,7 +7,7 @@ from notebooks import PRESENT, exec_tagged
 
 @pytest.fixture(scope="module")
 def ns():
-    return exec_tagged(PRESENT[0], "layer-table", namespace={})
+    return exec_tagged(PRESENT[0], "layer-table", namespace={"keras": keras})
 
 
 def rows_of(ns, model):

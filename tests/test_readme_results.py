@@ -47,7 +47,8 @@ def test_rows_agree_with_results_files():
         assert row["Params"] == f"{res['params']:,}", (notebook, row["Params"])
         assert row["Epochs"] == str(res["epochs"]), (notebook, row["Epochs"])
         assert res["mode"] == "full" and len(res["test_accuracy_per_epoch"]) == res["epochs"]
-        assert res["final_test_accuracy"] == res["test_accuracy_per_epoch"][-1]
+        # exact count of correct answers vs Keras' float32 log of the same last epoch
+        assert abs(res["final_test_accuracy"] - res["test_accuracy_per_epoch"][-1]) < 1e-4
 
 
 def test_results_files_match_committed_notebooks():
