@@ -48,3 +48,15 @@ def test_renders_well(name):
             assert out["output_type"] != "error", f"{name}: a committed cell failed"
             text = "".join(out.get("text", ""))
             assert "\r" not in text and "━" not in text, f"{name}: progress-bar output committed (use verbose=2)"
+
+
+@pytest.mark.parametrize("name", PRESENT)
+def test_no_training_outputs_without_a_full_run(name):
+    """A notebook whose full run has not happened yet (no results file) must not show a training log:
+    a smoke or partial run must never pass for the result."""
+    if os.path.exists(os.path.join(ROOT, "results", name.replace(".ipynb", ".json"))):
+        return
+    nb = load(name)
+    for tag in ("train", "checks"):
+        assert not tagged(nb, tag)["outputs"], f"{name}: cell {tag!r} has outputs but no full run was recorded"
+    assert "mode: smoke" not in stdout(tagged(nb, "environment")), f"{name}: committed from a smoke run"

@@ -1,0 +1,141 @@
+"""Assignment 4b: the ResNet18 is flat and the right size, Grad-CAM finds evidence where it was put (on the
+backend this run uses: CI runs the suite once on TensorFlow and once on JAX), bad layer names get a clear
+error, and training interrupted mid-run resumes at the right epoch."""
+import os
+
+import keras
+import numpy as np
+import pytest
+from keras import layers
+
+from notebooks import exec_tagged
+
+NAME = "assignment4b_resnet18_gradcam.ipynb"
+
+
+@pytest.fixture(scope="module")
+def ns():
+    """The notebook's config, model, training and Grad-CAM cells, with stand-in normalization statistics."""
+    namespace = {"keras": keras, "np": np, "CHANNEL_MEAN": np.full(3, 120.0), "CHANNEL_VAR": np.full(3, 4000.0)}
+    return exec_tagged(NAME, "config", "model", "train-function", "gradcam", namespace=namespace)
+
+
+def test_resnet18_is_flat_and_the_right_size(ns):
+    model = ns["model"]
+    assert not any(isinstance(layer, keras.Model) for layer in model.layers), "nested models hide feature maps"
+    assert 11_100_000 < model.count_params() < 11_250_000
+    maps = {layer.name: tuple(layer.output.shape[1:]) for layer in model.layers}
+    assert maps["stem_out"] == (32, 32, 64) and maps["stage1_block2_out"] == (32, 32, 64)
+    assert maps["stage2_block1_out"] == (16, 16, 128) and maps["stage3_block1_out"] == (8, 8, 256)
+    assert maps["stage4_block2_out"] == (4, 4, 512)
+    projections = [layer.name for layer in model.layers if layer.name.endswith("_proj")]
+    assert projections == ["stage2_block1_proj", "stage3_block1_proj", "stage4_block1_proj"]
+
+
+def evidence_model():
+    """16x16 grey image -> 2x2/stride-2 'detector' (channel 0 = brightness, channel 1 = darkness) -> ReLU
+    -> global average -> logits (class 0 = brightness, class 1 = darkness). All weights fixed by hand, so
+    the evidence for class 0 is exactly where the image is bright."""
+    inputs = keras.Input((16, 16, 1))
+    x = layers.Conv2D(2, 2, strides=2, use_bias=False, name="detector")(inputs)
+    x = layers.ReLU(name="detector_out")(x)
+    x = layers.GlobalAveragePooling2D(name="gap")(x)
+    logits = layers.Dense(2, use_bias=False, name="logits")(x)
+    outputs = layers.Softmax(name="probabilities")(logits)
+    model = keras.Model(inputs, outputs)
+    kernel = np.zeros((2, 2, 1, 2), "float32")
+    kernel[..., 0], kernel[..., 1] = 0.25, -0.25
+    model.get_layer("detector").set_weights([kernel])
+    model.get_layer("logits").set_weights([np.eye(2, dtype="float32")])
+    return model
+
+
+@pytest.mark.parametrize("corner", ["top-left", "bottom-right"])
+def test_gradcam_lights_up_the_evidence_and_nothing_else(ns, corner):
+    image = np.full((1, 16, 16, 1), -1.0, "float32")  # dark everywhere: evidence for class 1 ...
+    rows, cols = (slice(0, 6), slice(0, 6)) if corner == "top-left" else (slice(10, 16), slice(10, 16))
+    image[0, rows, cols] = 1.0                           # ... except one bright patch: evidence for class 0
+    heatmaps, explained = ns["grad_cam"](evidence_model(), image, "detector_out", class_indices=np.array([0]))
+    cam = heatmaps[0]
+    assert cam.shape == (16, 16) and int(explained[0]) == 0
+    inside = np.zeros((16, 16), bool)
+    inside[rows, cols] = True
+    assert cam[inside].mean() > 0.6, f"the bright patch must light up: {cam[inside].mean():.2f}"
+    far = np.zeros((16, 16), bool)  # the quarter of the image opposite the patch
+    quarter = slice(8, 16) if corner == "top-left" else slice(0, 8)
+    far[quarter, quarter] = True
+    assert cam[far].max() < 0.05, f"the far quarter holds no evidence: {cam[far].max():.2f}"
+    # The other class's evidence is everywhere but the patch.
+    heatmaps, _ = ns["grad_cam"](evidence_model(), image, "detector_out", class_indices=np.array([1]))
+    assert heatmaps[0][far].mean() > 0.9 and heatmaps[0][inside].mean() < heatmaps[0][far].mean() / 2
+
+
+def test_gradcam_defaults_to_the_predicted_class(ns):
+    image = np.full((1, 16, 16, 1), -1.0, "float32")  # all dark: the model predicts class 1
+    _, explained = ns["grad_cam"](evidence_model(), image, "detector_out")
+    assert int(explained[0]) == 1
+
+
+@pytest.mark.parametrize("layer,message", [
+    ("nope", "the model has no layer named 'nope'"),
+    ("gap", "not a feature map"),
+    ("logits", "not a feature map"),
+])
+def test_gradcam_bad_layer_lists_the_usable_ones(ns, layer, message):
+    with pytest.raises(ValueError) as e:
+        ns["grad_cam"](evidence_model(), np.zeros((1, 16, 16, 1), "float32"), layer)
+    assert message in str(e.value)
+    assert "Layers it can use: detector, detector_out" in str(e.value)
+
+
+def test_gradcam_refuses_a_layer_inside_a_residual_block(ns):
+    inputs = keras.Input((8, 8, 1))
+    a = layers.Conv2D(2, 3, padding="same", name="a")(inputs)
+    b = layers.Conv2D(2, 3, padding="same", name="inner")(a)
+    y = layers.Add(name="block_out")([a, b])
+    logits = layers.Dense(2, name="logits")(layers.GlobalAveragePooling2D()(y))
+    model = keras.Model(inputs, logits)
+    with pytest.raises(ValueError) as e:
+        ns["grad_cam"](model, np.zeros((1, 8, 8, 1), "float32"), "inner")
+    assert "bypassed by another path" in str(e.value) and "Layers it can use: a, block_out" in str(e.value)
+    assert ns["gradcam_layers"](model) == ["a", "block_out"]
+
+
+def test_resnet18_gradcam_layers(ns):
+    usable = ns["gradcam_layers"](ns["model"])
+    assert "stage4_block2_out" in usable and "stem_out" in usable
+    assert "stage4_block2_conv1" not in usable, "inside a block: the shortcut bypasses it"
+
+
+class Interrupt(keras.callbacks.Callback):
+    """Stands in for a disconnect: training dies after epoch index 1 has finished (2 epochs done)."""
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch == 1:
+            raise KeyboardInterrupt("simulated disconnect")
+
+
+class EpochRecorder(keras.callbacks.Callback):
+    def on_train_begin(self, logs=None):
+        self.epochs = []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epochs.append(epoch)
+
+
+def test_interrupted_training_resumes_at_the_right_epoch(ns, tmp_path):
+    rng = np.random.default_rng(0)
+    x = rng.uniform(0, 255, (32, 32, 32, 3)).astype("float32")
+    y = rng.integers(0, 10, 32)
+    backup = str(tmp_path / "backup")
+    first = EpochRecorder()
+    with pytest.raises(KeyboardInterrupt):
+        ns["fit_resumable"](ns["build_resnet18"](), x, y, 4, backup, callbacks=[first, Interrupt()], verbose=0)
+    assert first.epochs == [0, 1] and os.listdir(backup), "two epochs ran and their state was backed up"
+
+    model, second = ns["build_resnet18"](), EpochRecorder()  # a fresh kernel: new model, same backup folder
+    history = ns["fit_resumable"](model, x, y, 4, backup, callbacks=[second], verbose=0)
+    assert second.epochs == [2, 3], f"resumed at epoch index {second.epochs[:1]}, expected 2"
+    assert len(history.history["loss"]) == 2
+    assert int(model.optimizer.iterations) == 4, "the optimizer's step count came back too"
+    assert not os.path.exists(backup) or not os.listdir(backup), "the backup is deleted once training completes"
