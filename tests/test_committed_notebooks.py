@@ -1,5 +1,6 @@
 """Facts about the committed notebooks that hold for every assignment."""
 import os
+import warnings
 
 import pytest
 
@@ -38,6 +39,21 @@ def test_shape_cells_are_compared_by_nbval(name):
     for cell in code_cells(load(name)):
         if "# NBVAL_CHECK_OUTPUT" in source(cell):
             assert not any(o.get("name") == "stderr" for o in cell["outputs"]), "a compared cell must not write stderr"
+
+
+@pytest.mark.parametrize("name", PRESENT)
+def test_valid_nbformat(name):
+    """Valid against the nbformat schema, every cell with an id (a missing id is a warning today, an error
+    in future nbformat versions; a hand-inserted cell is the usual culprit)."""
+    import nbformat
+
+    with open(os.path.join(ROOT, name), encoding="utf-8") as f:
+        text = f.read()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # MissingIDFieldWarning and friends fail the test
+        nb = nbformat.reads(text, as_version=nbformat.NO_CONVERT)
+        nbformat.validate(nb)
+    assert all("id" in cell for cell in nb.cells), f"{name}: a cell has no id"
 
 
 @pytest.mark.parametrize("name", PRESENT)
