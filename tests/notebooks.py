@@ -7,7 +7,7 @@ NOTEBOOKS = ["assignment1_mnist.ipynb", "assignment2_mnist_15k.ipynb",
              "assignment3_cifar_separable.ipynb", "assignment4b_resnet18_gradcam.ipynb"]
 PRESENT = [n for n in NOTEBOOKS if os.path.exists(os.path.join(ROOT, n))]
 # Cells that every notebook carries verbatim, so that a fix in one reaches all of them.
-SHARED_TAGS = ["environment", "data-loader", "layer-table", "results-writer"]
+SHARED_TAGS = ["environment", "data-loader", "layer-table", "training-helpers", "results-writer"]
 
 
 def load(name):

@@ -1,4 +1,5 @@
-"""Assignment 2: the committed full run holds the bar on every seed, within the budgets."""
+"""Assignment 2: the budgets in the config are the assignment's and ours, and the committed full run holds
+what the README claims: 99.4 % or more in each of the last 3 epochs, on each of its four seeds."""
 import json
 import os
 
@@ -11,19 +12,21 @@ RESULTS = os.path.join(ROOT, "results", "assignment2_mnist_15k.json")
 pytestmark = pytest.mark.skipif(not os.path.exists(os.path.join(ROOT, NAME)), reason="notebook not written yet")
 
 
-def test_budgets_are_the_issue_s():
+def test_budgets_are_the_assignment_s_and_ours():
     config = source(tagged(load(NAME), "config"))
-    assert "MAX_PARAMS = 8000" in config and "MAX_EPOCHS = 15" in config
-    assert "TARGET_ACCURACY = 0.994" in config and "LAST_EPOCHS = 3" in config
+    for line in ("ASSIGNMENT_ACCURACY = 0.994", "ASSIGNMENT_MAX_PARAMS = 15_000", "ASSIGNMENT_MAX_EPOCHS = 19",
+                 "MAX_EPOCHS = 15", "TARGET_ACCURACY = 0.994", "LAST_EPOCHS = 3"):
+        assert line in config, line
 
 
 def test_committed_run_holds_the_bar_on_every_seed():
     with open(RESULTS) as f:
         res = json.load(f)
-    assert res["params"] <= 8000 and res["epochs"] <= 15
+    assert res["params"] < 15_000 and res["epochs"] <= 15
     runs = {"shown": res["test_accuracy_per_epoch"], **res["other_seeds"]}
     assert len(runs) == 4, "the seed shown plus three others"
     for seed, acc in runs.items():
         assert len(acc) == res["epochs"]
         # float32 logs of k/10000: compare whole counts of correct test digits
         assert min(round(a * 10_000) for a in acc[-3:]) >= 9_940, f"seed {seed}: {acc[-3:]}"
+    assert res["our_bar_met"] is True

@@ -1,8 +1,6 @@
 """Assignment 4b: the ResNet18 is flat and the right size, Grad-CAM finds evidence where it was put (on the
-backend this run uses: CI runs the suite once on TensorFlow and once on JAX), bad layer names get a clear
-error, and training interrupted mid-run resumes at the right epoch."""
-import os
-
+backend this run uses: CI runs the suite once on TensorFlow and once on JAX), and bad layer names get a clear
+error. (Compilation and resuming: tests/test_training.py, for every notebook.)"""
 import keras
 import numpy as np
 import pytest
@@ -17,7 +15,7 @@ NAME = "assignment4b_resnet18_gradcam.ipynb"
 def ns():
     """The notebook's config, model, training and Grad-CAM cells, with stand-in normalization statistics."""
     namespace = {"keras": keras, "np": np, "CHANNEL_MEAN": np.full(3, 120.0), "CHANNEL_VAR": np.full(3, 4000.0)}
-    return exec_tagged(NAME, "config", "model", "train-function", "gradcam", namespace=namespace)
+    return exec_tagged(NAME, "config", "training-helpers", "model", "train-function", "gradcam", namespace=namespace)
 
 
 def test_resnet18_is_flat_and_the_right_size(ns):
@@ -105,38 +103,3 @@ def test_resnet18_gradcam_layers(ns):
     usable = ns["gradcam_layers"](ns["model"])
     assert "stage4_block2_out" in usable and "stem_out" in usable
     assert "stage4_block2_conv1" not in usable, "inside a block: the shortcut bypasses it"
-
-
-class Interrupt(keras.callbacks.Callback):
-    """Stands in for a disconnect: training dies after epoch index 1 has finished (2 epochs done)."""
-
-    def on_epoch_end(self, epoch, logs=None):
-        if epoch == 1:
-            raise KeyboardInterrupt("simulated disconnect")
-
-
-class EpochRecorder(keras.callbacks.Callback):
-    def on_train_begin(self, logs=None):
-        self.epochs = []
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self.epochs.append(epoch)
-
-
-def test_interrupted_training_resumes_at_the_right_epoch(ns, tmp_path):
-    rng = np.random.default_rng(0)
-    x = rng.uniform(0, 255, (32, 32, 32, 3)).astype("float32")
-    y = rng.integers(0, 10, 32)
-    backup = str(tmp_path / "backup")
-    first = EpochRecorder()
-    with pytest.raises(KeyboardInterrupt):
-        ns["fit_resumable"](ns["build_resnet18"](), x, y, 4, backup, callbacks=[first, Interrupt()], verbose=0)
-    assert first.epochs == [0, 1], "two epochs ran before the interruption"
-    assert os.path.isdir(backup) and os.listdir(backup), "the state of the finished epochs was backed up"
-
-    model, second = ns["build_resnet18"](), EpochRecorder()  # a fresh kernel: new model, same backup folder
-    history = ns["fit_resumable"](model, x, y, 4, backup, callbacks=[second], verbose=0)
-    assert second.epochs == [2, 3], f"resumed at epoch index {second.epochs[:1]}, expected 2"
-    assert len(history.history["loss"]) == 2
-    assert int(model.optimizer.iterations) == 4, "the optimizer's step count came back too"
-    assert not os.path.exists(backup) or not os.listdir(backup), "the backup is deleted once training completes"

@@ -6,7 +6,8 @@ import pytest
 
 from notebooks import PRESENT, ROOT, SHARED_TAGS, code_cells, load, source, stdout, tagged
 
-REQUIRED_TAGS = ["config", "environment", "data-loader", "layer-table", "layer-table-print", "results-writer", "checks"]
+REQUIRED_TAGS = ["config", "environment", "data-loader", "layer-table", "layer-table-print", "training-helpers",
+                 "train-function", "train", "results-writer", "checks"]
 
 
 def test_all_four_notebooks_or_at_least_the_first():
@@ -34,10 +35,11 @@ def test_shared_cells_are_identical(name):
 def test_shape_cells_are_compared_by_nbval(name):
     """The layer table (output shapes, parameter counts) is the output nbval compares in smoke runs."""
     cell = tagged(load(name), "layer-table-print")
-    assert source(cell).startswith("# NBVAL_CHECK_OUTPUT")
+    assert "nbval-check-output" in cell["metadata"]["tags"]
     assert "total" in stdout(cell), "the committed layer table is missing: run the notebook in full"
     for cell in code_cells(load(name)):
-        if "# NBVAL_CHECK_OUTPUT" in source(cell):
+        assert "NBVAL_" not in source(cell), "nbval markers are cell tags, out of the code a student reads"
+        if "nbval-check-output" in cell["metadata"].get("tags", []):
             assert not any(o.get("name") == "stderr" for o in cell["outputs"]), "a compared cell must not write stderr"
 
 
@@ -76,3 +78,18 @@ def test_no_training_outputs_without_a_full_run(name):
     for tag in ("train", "checks"):
         assert not tagged(nb, tag)["outputs"], f"{name}: cell {tag!r} has outputs but no full run was recorded"
     assert "mode: smoke" not in stdout(tagged(nb, "environment")), f"{name}: committed from a smoke run"
+
+
+@pytest.mark.parametrize("name", PRESENT)
+def test_shared_helpers_form_one_collapsed_setup_section(name):
+    """The plumbing sits together under one "Setup" heading, collapsed in Colab (a form cell with a title)
+    and in Jupyter, out of the way of the assignment's ideas."""
+    nb = load(name)
+    positions = [nb["cells"].index(tagged(nb, tag)) for tag in SHARED_TAGS]
+    first = positions[0]
+    assert positions == list(range(first, first + len(SHARED_TAGS))), f"{name}: setup cells not together"
+    assert source(nb["cells"][first - 1]).startswith("## Setup"), f"{name}: no Setup heading above the helpers"
+    for tag in SHARED_TAGS:
+        cell = tagged(nb, tag)
+        assert source(cell).startswith("#@title ") and 'display-mode: "form"' in source(cell).splitlines()[0]
+        assert cell["metadata"].get("cellView") == "form" and cell["metadata"]["jupyter"]["source_hidden"] is True
