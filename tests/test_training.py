@@ -67,23 +67,22 @@ def test_train_step_is_compiled(name, monkeypatch):
         # still a compiled tf.function graph there, and XLA is on with a GPU.
         return
     assert model.jit_compile is True, f"{name}: the train step is not compiled (jit_compile={model.jit_compile})"
-    if keras.backend.backend() == "jax":
-        import keras.src.backend.jax.trainer as jax_trainer
+    import keras.src.backend.jax.trainer as jax_trainer  # the suite runs on TensorFlow and on JAX only
 
-        calls = []
-        original = jax_trainer.jit
+    calls = []
+    original = jax_trainer.jit
 
-        def recording_jit(fn, *args, **kwargs):
-            compiled = original(fn, *args, **kwargs)
+    def recording_jit(fn, *args, **kwargs):
+        compiled = original(fn, *args, **kwargs)
 
-            def run(*a, **k):
-                calls.append(getattr(fn, "__name__", repr(fn)))
-                return compiled(*a, **k)
-            return run
+        def run(*a, **k):
+            calls.append(getattr(fn, "__name__", repr(fn)))
+            return compiled(*a, **k)
+        return run
 
-        monkeypatch.setattr(jax_trainer, "jit", recording_jit)
-        model.fit(x, y, batch_size=16, epochs=1, verbose=0)
-        assert "train_step" in calls, f"{name}: fit() did not run a jax.jit-compiled train step: {calls}"
+    monkeypatch.setattr(jax_trainer, "jit", recording_jit)
+    model.fit(x, y, batch_size=16, epochs=1, verbose=0)
+    assert "train_step" in calls, f"{name}: fit() did not run a jax.jit-compiled train step: {calls}"
 
 
 @pytest.mark.parametrize("name", PRESENT)
