@@ -7,7 +7,7 @@ import keras
 import numpy as np
 import pytest
 
-from notebooks import PRESENT, exec_tagged
+from notebooks import PRESENT, exec_tagged, load
 
 CIFAR = {"assignment3_cifar_separable.ipynb", "assignment4b_resnet18_gradcam.ipynb"}
 
@@ -15,7 +15,8 @@ CIFAR = {"assignment3_cifar_separable.ipynb", "assignment4b_resnet18_gradcam.ipy
 def notebook(name):
     """The notebook's config, helpers, model and training-function cells, run in one namespace."""
     ns = {"keras": keras, "np": np, "CHANNEL_MEAN": np.full(3, 120.0), "CHANNEL_VAR": np.full(3, 4000.0)}
-    return exec_tagged(name, "config", "training-helpers", "model", "train-function", namespace=ns)
+    precision = ("precision",) if any("precision" in c["metadata"].get("tags", []) for c in load(name)["cells"]) else ()
+    return exec_tagged(name, "config", "training-helpers", *precision, "model", "train-function", namespace=ns)
 
 
 def build(ns):
