@@ -8,7 +8,7 @@ import keras
 import numpy as np
 import pytest
 
-from notebooks import exec_tagged, load, source, tagged
+from notebooks import exec_tagged, load, source, stand_in_data, tagged
 
 NAME = "assignment3_cifar_separable.ipynb"
 # "...(name="block2")(...)   # output 16x16x64, RF 12": the layer (its name=, else the first quoted name on
@@ -18,10 +18,10 @@ COMMENT = re.compile(r'#\s*output\s+([\dx]+),\s*RF\s+(\d+)\s*$')
 
 @pytest.fixture(scope="module")
 def ns():
-    """The notebook's config, helpers, precision, base and our model, with stand-in normalization statistics."""
-    namespace = {"keras": keras, "np": np, "CHANNEL_MEAN": np.full(3, 120.0), "CHANNEL_VAR": np.full(3, 4000.0)}
-    return exec_tagged(NAME, "config", "layer-table", "training-helpers", "precision", "base-model", "model",
-                       "train-function", namespace=namespace)
+    """The notebook's config, helpers, precision, base and our model, on stand-in data."""
+    namespace = {"keras": keras, "np": np, **stand_in_data(NAME)}
+    return exec_tagged(NAME, "config", "environment", "training-helpers", "precision", "base-model", "model",
+                       "layer-table", "train-function", namespace=namespace)
 
 
 def written_table(text):

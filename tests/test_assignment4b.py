@@ -6,16 +6,17 @@ import numpy as np
 import pytest
 from keras import layers
 
-from notebooks import exec_tagged
+from notebooks import exec_tagged, stand_in_data
 
 NAME = "assignment4b_resnet18_gradcam.ipynb"
 
 
 @pytest.fixture(scope="module")
 def ns():
-    """The notebook's config, model, training and Grad-CAM cells, with stand-in normalization statistics."""
-    namespace = {"keras": keras, "np": np, "CHANNEL_MEAN": np.full(3, 120.0), "CHANNEL_VAR": np.full(3, 4000.0)}
-    return exec_tagged(NAME, "config", "training-helpers", "model", "train-function", "gradcam", namespace=namespace)
+    """The notebook's config, model, training and Grad-CAM cells, on stand-in data."""
+    namespace = {"keras": keras, "np": np, **stand_in_data(NAME)}
+    return exec_tagged(NAME, "config", "environment", "training-helpers", "model", "train-function", "gradcam",
+                       namespace=namespace)
 
 
 def test_resnet18_is_flat_and_the_right_size(ns):

@@ -17,7 +17,7 @@ def rows_of(ns, model):
 def test_assignment3_base_network(ns):
     """The course's base network: same/valid padding, 2x2 pooling, a dense head. Hand-worked:
     r grows by 2*j per 3x3 conv and by 1*j per 2x2 pool, j doubles at each pool;
-    Flatten sees the whole 2x2 map: 36 + (2-1)*8 = 44."""
+    Flatten only reshapes (36); the Dense layer after it combines the whole 2x2 map: 36 + (2-1)*8 = 44."""
     keras = ns["keras"]
     L = keras.layers
     model = keras.Sequential([
@@ -35,7 +35,7 @@ def test_assignment3_base_network(ns):
         ((32, 32, 48), 1344, 3, 1), ((30, 30, 48), 20784, 5, 1), ((15, 15, 48), 0, 6, 2), ((15, 15, 48), 0, 6, 2),
         ((15, 15, 96), 41568, 10, 2), ((13, 13, 96), 83040, 14, 2), ((6, 6, 96), 0, 16, 4), ((6, 6, 96), 0, 16, 4),
         ((6, 6, 192), 166080, 24, 4), ((4, 4, 192), 331968, 32, 4), ((2, 2, 192), 0, 36, 8), ((2, 2, 192), 0, 36, 8),
-        ((768,), 0, 44, 8), ((512,), 393728, 44, 8), ((512,), 0, 44, 8),
+        ((768,), 0, 36, 8), ((512,), 393728, 44, 8), ((512,), 0, 44, 8),
         ((256,), 131328, 44, 8), ((256,), 0, 44, 8), ((10,), 2570, 44, 8),
     ]
     assert model.count_params() == 1_172_410  # the figure ASSIGNMENTS.md gives

@@ -1,36 +1,30 @@
-"""Every notebook's own model and compile call train compiled (on JAX: through jax.jit), a run interrupted
-after 2 of 4 epochs resumes with its whole history, and backups never touch files they did not write.
-The notebooks' cells are run here as they are (config, helpers, model, training function)."""
+"""Every notebook's own model and compile call train compiled (on JAX: through jax.jit), its augmentation
+draws new random transformations for every batch, a run interrupted after 2 of 4 epochs resumes with its
+whole history, and backups never touch files they did not write. The notebooks' cells run here as they are.
+(A kill at any instant, also during a save: tests/test_kill.py.)"""
 import os
 
 import keras
 import numpy as np
 import pytest
 
-from notebooks import PRESENT, exec_tagged, load
+from notebooks import PRESENT, exec_tagged, load, stand_in_data
 
 CIFAR = {"assignment3_cifar_separable.ipynb", "assignment4b_resnet18_gradcam.ipynb"}
 
 
 def notebook(name):
-    """The notebook's config, helpers, model and training-function cells, run in one namespace."""
-    ns = {"keras": keras, "np": np, "CHANNEL_MEAN": np.full(3, 120.0), "CHANNEL_VAR": np.full(3, 4000.0)}
-    precision = ("precision",) if any("precision" in c["metadata"].get("tags", []) for c in load(name)["cells"]) else ()
-    return exec_tagged(name, "config", "training-helpers", *precision, "model", "train-function", namespace=ns)
+    """The notebook's config, Setup, model and training cells, run in one namespace on stand-in data."""
+    tags = {tag for c in load(name)["cells"] for tag in c["metadata"].get("tags", [])}
+    before, after = [t for t in ["precision"] if t in tags], [t for t in ["augmentation"] if t in tags]
+    ns = {"keras": keras, "np": np, **stand_in_data(name)}
+    return exec_tagged(name, "config", "environment", "training-helpers", *before, "model", *after, "train-function",
+                       namespace=ns)
 
 
 def build(ns):
     return ns["build_model"]() if "build_model" in ns else ns["build_resnet18"]() if "build_resnet18" in ns \
         else keras.models.clone_model(ns["model"])
-
-
-def tiny_data(name, n=32):
-    rng = np.random.default_rng(0)
-    if name in CIFAR:
-        x = rng.uniform(0, 255, (n, 32, 32, 3)).astype("float32")
-    else:
-        x = rng.uniform(0, 1, (n, 28, 28, 1)).astype("float32")
-    return x, keras.utils.to_categorical(rng.integers(0, 10, n), 10)
 
 
 class Interrupt(keras.callbacks.Callback):
@@ -57,7 +51,7 @@ def test_train_step_is_compiled(name, monkeypatch):
     layer, such as Keras' RandomTranslation, silently turns compilation off for the whole step.)"""
     ns = notebook(name)
     model = ns["model"]
-    x, y = tiny_data(name)
+    x, y = ns["X_train"], ns["Y_train"]
     ns["compile_for_training"](model, 1, len(x))
     # What jit_compile="auto" checks (keras/src/trainers/trainer.py, model_supports_jit): every layer.
     uncompilable = [layer.name for layer in model._flatten_layers() if not layer.supports_jit]
@@ -87,34 +81,53 @@ def test_train_step_is_compiled(name, monkeypatch):
 
 
 @pytest.mark.parametrize("name", PRESENT)
+def test_augmentation_draws_anew_for_every_image_and_batch(name):
+    """The tf.data pipeline's random layers must not repeat one transformation: a batch of identical images
+    comes out as different images, and the same batch augmented twice comes out differently."""
+    ns = notebook(name)
+    x, y = ns["X_train"][:1], ns["Y_train"][:1]
+    batch = np.repeat(x, 16, axis=0), np.repeat(y, 16, axis=0)
+    augment = ns["augment"]
+    import tensorflow as tf
+    dataset = tf.data.Dataset.from_tensors(batch).repeat(2).map(augment)
+    one, two = [keras.ops.convert_to_numpy(images) for images, _ in dataset]
+    assert one.shape == batch[0].shape
+    assert len({image.tobytes() for image in one}) > 8, "identical images should come out differently"
+    assert not np.array_equal(one, two), "the same batch, augmented twice, should differ"
+
+
+def fit_kwargs(ns, x, y, **kw):
+    return dict(x=x, y=y, batch_size=16, verbose=0, **kw)
+
+
+@pytest.mark.parametrize("name", PRESENT)
 def test_interrupted_run_resumes_with_its_whole_history(name, tmp_path, capsys):
     ns = notebook(name)
-    x, y = tiny_data(name)
+    x, y = ns["X_train"], ns["Y_train"]
     backup = str(tmp_path / "root" / "notebook")
     first = Recorder()
     model = build(ns)
     ns["compile_for_training"](model, 4, len(x))
     with pytest.raises(KeyboardInterrupt):
-        ns["fit_resumable"](model, x, y, 4, backup, batch_size=16, validation_data=(x, y), verbose=0,
-                            callbacks=[first, Interrupt()])
+        ns["fit_resumable"](model, 4, backup, callbacks=[first, Interrupt()], validation_data=(x, y),
+                            **fit_kwargs(ns, x, y))
     assert first.epochs == [0, 1], "two epochs ran before the interruption"
 
     second = Recorder()  # a fresh kernel: a new model, the same backup folder
     model = build(ns)
     ns["compile_for_training"](model, 4, len(x))
-    history = ns["fit_resumable"](model, x, y, 4, backup, batch_size=16, validation_data=(x, y), verbose=0,
-                                  callbacks=[second])
+    history = ns["fit_resumable"](model, 4, backup, callbacks=[second], validation_data=(x, y), **fit_kwargs(ns, x, y))
     assert "continuing at epoch 3 of 4" in capsys.readouterr().out, "a resumed run says where it resumed"
     assert second.epochs == [2, 3], f"resumed at epoch index {second.epochs[:1]}, expected 2"
     assert int(model.optimizer.iterations) == 4 * 2, "the optimizer's step count came back too"
-    log = history.history
-    assert history.epoch == [0, 1, 2, 3]
-    for key in ("loss", "accuracy", "val_loss", "val_accuracy", "seconds"):
+    log = history
+    assert len(log["seconds"]) == 4 and all(s > 0 for s in log["seconds"]), "every epoch's wall time"
+    for key in ("loss", "accuracy", "val_loss", "val_accuracy"):
         assert len(log[key]) == 4, f"{key}: {log[key]}"
-        assert log[key][:2] == [float(rec[key]) for rec in first.logs], f"{key}: epochs 1-2 are the interrupted run's"
-        assert log[key][2:] == [float(rec[key]) for rec in second.logs], key
-    assert not os.path.exists(backup) and not os.path.exists(os.path.dirname(backup)), \
-        "the folders the backup created are gone once training completes"
+        assert log[key][:2] == [pytest.approx(float(rec[key])) for rec in first.logs], f"{key}: epochs 1-2 are the interrupted run's"
+        assert log[key][2:] == [pytest.approx(float(rec[key])) for rec in second.logs], key
+    assert not os.path.exists(backup), "the notebook's backup folder is gone once training completes"
+    assert os.listdir(tmp_path / "root") == [], "and nothing of it is left"
 
 
 @pytest.fixture(scope="module")
@@ -122,11 +135,11 @@ def a1():
     return notebook(PRESENT[0])
 
 
-def small_fit(ns, backup, epochs=1):
-    x, y = tiny_data(PRESENT[0], 16)
+def small_fit(ns, backup, epochs=1, callbacks=()):
+    x, y = ns["X_train"][:16], ns["Y_train"][:16]
     model = build(ns)
     ns["compile_for_training"](model, epochs, len(x))
-    return ns["fit_resumable"](model, x, y, epochs, backup, batch_size=16, verbose=0)
+    return ns["fit_resumable"](model, epochs, backup, callbacks=callbacks, **fit_kwargs(ns, x, y))
 
 
 def test_files_beside_the_backup_survive_a_completed_run(a1, tmp_path):
@@ -145,7 +158,7 @@ def test_a_folder_with_foreign_files_is_refused_and_left_alone(a1, tmp_path):
     with pytest.raises(RuntimeError, match="holds files this notebook did not write"):
         small_fit(a1, str(folder))
     assert sorted(os.listdir(folder)) == ["notes.txt"] and (folder / "notes.txt").read_text() == "mine"
-    # Another program's backup (same file names, but not written by these helpers) is refused too.
+    # Another program's backup (Keras' BackupAndRestore writes these names) is refused too.
     (folder / "notes.txt").unlink()
     (folder / "training_metadata.json").write_text('{"epoch": 3, "batch": 0}')
     with pytest.raises(RuntimeError, match="holds files this notebook did not write"):
@@ -155,76 +168,10 @@ def test_a_folder_with_foreign_files_is_refused_and_left_alone(a1, tmp_path):
 
 def test_a_file_added_to_the_backup_folder_during_training_survives(a1, tmp_path):
     folder = tmp_path / "existing"
-    folder.mkdir()  # an empty folder the user made: used, but not removed afterwards
 
     class DropFile(keras.callbacks.Callback):
         def on_epoch_end(self, epoch, logs=None):
             (folder / "added.txt").write_text("user")
 
-    x, y = tiny_data(PRESENT[0], 16)
-    model = build(a1)
-    a1["compile_for_training"](model, 1, len(x))
-    a1["fit_resumable"](model, x, y, 1, str(folder), batch_size=16, verbose=0, callbacks=[DropFile()])
-    assert os.listdir(folder) == ["added.txt"]
-    (folder / "added.txt").unlink()
-    small_fit(a1, str(folder))
-    assert folder.is_dir() and not os.listdir(folder), "a folder it did not create is emptied of its files, not removed"
-
-
-@pytest.fixture(scope="module")
-def augment(a1):
-    return a1["RandomShiftRotate"]
-
-
-def test_augmentation_is_off_outside_training_and_identity_at_zero(augment):
-    images = np.random.default_rng(1).uniform(0, 1, (8, 28, 28, 3)).astype("float32")
-    assert np.array_equal(keras.ops.convert_to_numpy(augment(0.1, 10, flip=True)(images, training=False)), images)
-    for layer in (augment(0.0, 0.0), augment(0.0, 1e-9)):  # the separable path and the general one
-        assert np.abs(keras.ops.convert_to_numpy(layer(images, training=True)) - images).max() < 1e-5
-
-
-def test_whole_pixel_shifts_and_flips_keep_every_pixel_value(augment):
-    """interpolation="nearest": shifts by whole pixels up to +-shift x size; flips about half the time."""
-    images = np.zeros((400, 16, 16, 1), "float32")
-    images[:, 6:10, 6:10] = 1.0  # a centred 4x4 square: it stays inside under shifts of up to 4 pixels
-    out = keras.ops.convert_to_numpy(augment(4 / 16, interpolation="nearest")(images, training=True))[..., 0]
-    assert set(np.unique(out)) <= {0.0, 1.0} and (out.sum(axis=(1, 2)) == 16).all(), "moved, not blurred or cut"
-    for axis in (1, 2):
-        centre = (out * np.arange(16).reshape((1, 16, 1) if axis == 1 else (1, 1, 16))).sum(axis=(1, 2)) / 16
-        shifts = set(np.round(centre - 7.5, 6))
-        assert set(range(-3, 4)) <= shifts <= set(range(-4, 5)), f"whole-pixel shifts within +-4: {sorted(shifts)}"
-    images = np.zeros((400, 16, 16, 1), "float32")
-    images[:, 6:10, 3:5] = 1.0
-    out = keras.ops.convert_to_numpy(augment(0.0, flip=True, interpolation="nearest")(images, training=True))
-    flipped = np.all(out == images[:, :, ::-1], axis=(1, 2, 3))
-    assert (flipped | np.all(out == images, axis=(1, 2, 3))).all(), "each image as it was or mirrored"
-    assert 0.4 < flipped.mean() < 0.6
-
-
-def test_separable_shift_equals_the_general_resampling(augment):
-    layer = augment(0.1, 0, flip=True)
-    rng = np.random.default_rng(2)
-    images = rng.uniform(0, 1, (64, 12, 10, 2)).astype("float32")
-    dy, dx = rng.uniform(-1.2, 1.2, (64, 1, 1)).astype("float32"), rng.uniform(-1, 1, (64, 1, 1)).astype("float32")
-    mirror = rng.uniform(-1, 1, (64, 1, 1)) < 0
-    for interpolation in ("bilinear", "nearest"):
-        layer.interpolation = interpolation
-        a = keras.ops.convert_to_numpy(layer._shift_separably(images, dy, dx, mirror))
-        b = keras.ops.convert_to_numpy(layer._resample(images, np.zeros((64, 1, 1), "float32"), dy, dx, mirror))
-        assert np.abs(a - b).max() < 1e-5, interpolation
-
-
-def test_rotation_stays_within_its_range(augment):
-    """A thin horizontal bar through the centre, rotated by up to 6 degrees, tilts by at most 6 degrees."""
-    images = np.zeros((200, 41, 41, 1), "float32")
-    images[:, 20, 5:36] = 1.0
-    out = keras.ops.convert_to_numpy(augment(0.0, 6)(images, training=True))[..., 0]
-    ys, xs = np.mgrid[0:41, 0:41]
-    angles = []
-    for img in out:
-        wgt = img / img.sum()
-        my, mx = (wgt * ys).sum(), (wgt * xs).sum()
-        cov = np.cov(np.stack([xs.ravel() - mx, ys.ravel() - my]), aweights=wgt.ravel())
-        angles.append(np.degrees(0.5 * np.arctan2(2 * cov[0, 1], cov[0, 0] - cov[1, 1])))
-    angles = np.abs(angles)
-    assert angles.max() < 6.5 and angles.max() > 4.0 and angles.min() < 1.5, (angles.min(), angles.max())
+    small_fit(a1, str(folder), callbacks=[DropFile()])
+    assert os.listdir(folder) == ["added.txt"], "the run's own files are gone, the user's file stays"
