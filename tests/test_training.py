@@ -10,7 +10,6 @@ import pytest
 
 from notebooks import PRESENT, exec_tagged, load, stand_in_data
 
-CIFAR = {"assignment3_cifar_separable.ipynb", "assignment4b_resnet18_gradcam.ipynb"}
 
 
 def notebook(name):
