@@ -3,7 +3,7 @@ import json
 import os
 import re
 
-from notebooks import NOTEBOOKS, PRESENT, ROOT, code_cells, load, stdout, tagged
+from notebooks import NOTEBOOKS, PRESENT, ROOT, code_cells, load, source, stdout, tagged
 
 README = open(os.path.join(ROOT, "README.md"), encoding="utf-8").read()
 
@@ -66,6 +66,22 @@ def test_results_files_match_committed_notebooks():
         assert f"final test accuracy: {res['final_test_accuracy']:.4f}" in stdout(tagged(nb, "checks"))
         counts = [c["execution_count"] for c in code_cells(nb)]
         assert counts == list(range(1, len(counts) + 1)), f"{notebook}: not one uninterrupted top-to-bottom run"
+
+
+def test_results_files_come_from_the_committed_configuration():
+    """A results file records its run's seed and parameter count: they must be the committed notebook's (the
+    config cell's SEED, the seed its environment cell printed, a parameter count its outputs show), so that
+    a results file left over from an earlier configuration is caught."""
+    for notebook in NOTEBOOKS:
+        res = results(notebook)
+        if res is None:
+            continue
+        nb = load(notebook)
+        seed = re.search(r"^SEED = (\d+)", source(tagged(nb, "config")), re.M)
+        assert seed and int(seed.group(1)) == res["seed"], f"{notebook}: results file from seed {res['seed']}"
+        assert re.search(rf"^ *seed: {res['seed']}$", stdout(tagged(nb, "environment")), re.M), notebook
+        outputs = "".join(stdout(cell) for cell in code_cells(nb))
+        assert f"{res['params']:,} parameters" in outputs or f"parameters: {res['params']:,}" in outputs, notebook
 
 
 def test_ci_runs_the_readme_test_command():
