@@ -86,3 +86,18 @@ def test_both_models_build_in_their_precision(ns):
     assert ns["base"].layers[0].dtype_policy.name == ns["BASE_POLICY"]
     assert ns["model"].get_layer("block1_conv").dtype_policy.name == ns["OUR_POLICY"]
     assert keras.config.dtype_policy().name == "float32", "the global policy is restored after building"
+
+
+def test_batch_norm_scales_and_offsets_are_not_decayed(ns):
+    """compile_for_training decays the convolution weights, not batch normalization's scales and offsets. With
+    zero gradients AdamW moves a variable by its weight decay alone: the kernel shrinks, gamma and beta stay."""
+    model = ns["build_model"]()
+    ns["compile_for_training"](model, 1, 128)
+    bn, conv = model.get_layer("block2a_bn"), model.get_layer("block2a_conv")
+    variables = [bn.gamma, bn.beta, conv.pointwise_kernel]
+    for variable in variables:
+        variable.assign(np.full(variable.shape, 0.5, "float32"))
+    model.optimizer.apply_gradients([(np.zeros(v.shape, "float32"), v) for v in variables])
+    gamma, beta, kernel = (keras.ops.convert_to_numpy(v) for v in variables)
+    assert np.all(gamma == 0.5) and np.all(beta == 0.5), "batch normalization's scale or offset was decayed"
+    assert np.all(kernel < 0.5), "the convolution's weights were not decayed"
