@@ -2,7 +2,9 @@
 
 Before anything is collected, the whole session is put in smoke mode on synthetic data:
   EIP4_SMOKE=1       -> notebooks use a few hundred samples and one epoch (same models);
-  EIP4_DATA_DIR=tmp  -> notebooks load the synthetic .npz files written here, never the network.
+  EIP4_DATA_DIR=tmp  -> notebooks load the synthetic .npz files written here, never the network;
+  EIP4_BACKUP_DIR=tmp -> notebooks back up into a folder of this session's, never into a real backup (an
+                        exported EIP4_BACKUP_DIR, such as a long run's, is replaced for the session).
 The notebook kernels that nbval starts inherit this environment.
 """
 import os
@@ -21,6 +23,7 @@ def pytest_configure(config):
     _tmp = tempfile.mkdtemp(prefix="eip4-synthetic-")
     os.environ["EIP4_DATA_DIR"] = write_synthetic(_tmp)
     os.environ["EIP4_SMOKE"] = "1"
+    os.environ["EIP4_BACKUP_DIR"] = os.path.join(_tmp, "backup")
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 

@@ -69,6 +69,31 @@ def test_gradcam_lights_up_the_evidence_and_nothing_else(ns, corner):
     assert heatmaps[0][far].mean() > 0.9 and heatmaps[0][inside].mean() < heatmaps[0][far].mean() / 2
 
 
+def test_gradcam_explains_each_image_of_a_batch_on_its_own(ns):
+    """As the notebook calls it, with a batch: every image's heatmap is its own, normalised to its own maximum,
+    in its own orientation. The patches sit off the diagonal (a transposed heatmap puts them in the wrong corner)
+    and differ in brightness (a normalisation over the whole batch leaves the dim one's maximum far below 1)."""
+    corners = {"top-right": (slice(0, 6), slice(10, 16)), "bottom-left": (slice(10, 16), slice(0, 6)),
+               "top-left": (slice(0, 6), slice(0, 6))}
+    images = np.full((3, 16, 16, 1), -1.0, "float32")
+    for image, (rows, cols), brightness in zip(images, corners.values(), (1.0, 0.2, 0.6)):
+        image[rows, cols] = brightness
+    explain = np.array([0, 0, 1])  # the patch (class 0) twice, then the dark rest of the third image (class 1)
+    heatmaps, explained = ns["grad_cam"](evidence_model(), images, "detector_out", class_indices=explain)
+    assert heatmaps.shape == (3, 16, 16) and list(explained) == [0, 0, 1]
+    for k, (corner, (rows, cols)) in enumerate(corners.items()):
+        cam, inside = heatmaps[k], np.zeros((16, 16), bool)
+        inside[rows, cols] = True
+        assert cam.max() == pytest.approx(1.0, abs=0.02), f"image {k} is normalised to its own maximum: {cam.max():.2f}"
+        if explain[k] == 0:
+            assert cam[inside].mean() > 0.6 and cam[~inside].max() < 0.6, f"image {k}: its {corner} patch lights up"
+            opposite = np.zeros((16, 16), bool)
+            opposite[cols, rows] = True  # where a transposed heatmap would put the patch
+            assert cam[opposite].max() < 0.05, f"image {k}: nothing in the mirrored corner {cam[opposite].max():.2f}"
+        else:
+            assert cam[inside].mean() < 0.2 and cam[~inside].mean() > 0.7, f"image {k}: everything but the patch"
+
+
 def test_gradcam_defaults_to_the_predicted_class(ns):
     image = np.full((1, 16, 16, 1), -1.0, "float32")  # all dark: the model predicts class 1
     _, explained = ns["grad_cam"](evidence_model(), image, "detector_out")

@@ -1,8 +1,11 @@
 """Every notebook's own model and compile call train compiled (on JAX: through jax.jit), its augmentation
 draws new random transformations for every batch, a run interrupted after 2 of 4 epochs resumes with its
-whole history, and backups never touch files they did not write. The notebooks' cells run here as they are.
+whole history and lists each epoch once, a completed training run again is loaded and nothing is trained or
+written, a backup is never resumed under another configuration (learning rate, seed) and never touched by it,
+and backups never touch files they did not write. The notebooks' cells run here as they are.
 (A kill at any instant, also during a save: tests/test_kill.py.)"""
 import os
+import re
 
 import keras
 import numpy as np
@@ -27,15 +30,20 @@ def build(ns):
 
 
 class Interrupt(keras.callbacks.Callback):
-    """Stands in for a disconnect: training dies once epoch index 1 has finished (2 epochs done)."""
+    """Stands in for a disconnect: training dies once epoch index `on` has finished (by default 2 epochs done)."""
+
+    def __init__(self, on=1):
+        super().__init__()
+        self.on = on
 
     def on_epoch_end(self, epoch, logs=None):
-        if epoch == 1:
+        if epoch == self.on:
             raise KeyboardInterrupt("simulated disconnect")
 
 
 class Recorder(keras.callbacks.Callback):
-    def on_train_begin(self, logs=None):
+    def __init__(self):
+        super().__init__()
         self.epochs, self.logs = [], []
 
     def on_epoch_end(self, epoch, logs=None):
@@ -96,37 +104,107 @@ def test_augmentation_draws_anew_for_every_image_and_batch(name):
 
 
 def fit_kwargs(ns, x, y, **kw):
-    return dict(x=x, y=y, batch_size=16, verbose=0, **kw)
+    return {"x": x, "y": y, "batch_size": 16, "verbose": 0, **kw}
 
 
-@pytest.mark.parametrize("name", PRESENT)
-def test_interrupted_run_resumes_with_its_whole_history(name, tmp_path, capsys):
-    ns = notebook(name)
+def snapshot(folder):
+    """Every file under folder: its bytes and modification time, to show that nothing was written or removed."""
+    return {os.path.relpath(os.path.join(d, f), folder): (open(os.path.join(d, f), "rb").read(),
+                                                          os.stat(os.path.join(d, f)).st_mtime_ns)
+            for d, _, files in os.walk(folder) for f in files}
+
+
+def interrupted_then_resumed(ns, backup, **kw):
+    """2 of 4 epochs, a simulated disconnect, then a fresh model on the same folder: (first, second, history, model)."""
     x, y = ns["X_train"], ns["Y_train"]
-    backup = str(tmp_path / "root" / "notebook")
     first = Recorder()
     model = build(ns)
     ns["compile_for_training"](model, 4, len(x))
     with pytest.raises(KeyboardInterrupt):
         ns["fit_resumable"](model, 4, backup, callbacks=[first, Interrupt()], validation_data=(x, y),
-                            **fit_kwargs(ns, x, y))
+                            **fit_kwargs(ns, x, y, **kw))
     assert first.epochs == [0, 1], "two epochs ran before the interruption"
-
     second = Recorder()  # a fresh kernel: a new model, the same backup folder
     model = build(ns)
     ns["compile_for_training"](model, 4, len(x))
-    history = ns["fit_resumable"](model, 4, backup, callbacks=[second], validation_data=(x, y), **fit_kwargs(ns, x, y))
+    history = ns["fit_resumable"](model, 4, backup, callbacks=[second], validation_data=(x, y),
+                                  **fit_kwargs(ns, x, y, **kw))
+    return first, second, history, model
+
+
+@pytest.mark.parametrize("name", PRESENT)
+def test_interrupted_run_resumes_with_its_whole_history(name, tmp_path, capsys):
+    ns = notebook(name)
+    backup = str(tmp_path / "root" / "notebook")
+    first, second, log, model = interrupted_then_resumed(ns, backup)
     assert "continuing at epoch 3 of 4" in capsys.readouterr().out, "a resumed run says where it resumed"
     assert second.epochs == [2, 3], f"resumed at epoch index {second.epochs[:1]}, expected 2"
     assert int(model.optimizer.iterations) == 4 * 2, "the optimizer's step count came back too"
-    log = history
     assert len(log["seconds"]) == 4 and all(s > 0 for s in log["seconds"]), "every epoch's wall time"
     for key in ("loss", "accuracy", "val_loss", "val_accuracy"):
         assert len(log[key]) == 4, f"{key}: {log[key]}"
         assert log[key][:2] == [pytest.approx(float(rec[key])) for rec in first.logs], f"{key}: epochs 1-2 are the interrupted run's"
         assert log[key][2:] == [pytest.approx(float(rec[key])) for rec in second.logs], key
-    assert not os.path.exists(backup), "the notebook's backup folder is gone once training completes"
-    assert os.listdir(tmp_path / "root") == [], "and nothing of it is left"
+
+    # Run again, training complete: loaded as it was, nothing trained, nothing written or removed.
+    x, y = ns["X_train"], ns["Y_train"]
+    trained = model.predict(x, verbose=0)
+    before, third = snapshot(backup), Recorder()
+    model = build(ns)
+    ns["compile_for_training"](model, 4, len(x))
+    again = ns["fit_resumable"](model, 4, backup, callbacks=[third], validation_data=(x, y), **fit_kwargs(ns, x, y))
+    assert "training already complete in the backup" in capsys.readouterr().out
+    assert third.epochs == [] and int(model.optimizer.iterations) == 4 * 2, "nothing was trained"
+    assert snapshot(backup) == before, "nothing was written or removed"
+    assert again == log, "the whole history, as the run that trained it returned it"
+    np.testing.assert_allclose(model.predict(x, verbose=0), trained, rtol=1e-5, atol=1e-6,
+                               err_msg="the final model, as the training left it (weight averages included)")
+
+
+@pytest.mark.parametrize("name", PRESENT)
+def test_a_resumed_run_lists_every_epoch_once(name, tmp_path, capfd):
+    ns = notebook(name)
+    interrupted_then_resumed(ns, str(tmp_path / "notebook"), verbose=2)
+    out = capfd.readouterr().out
+    resumed = out[out.index("continuing at epoch 3 of 4"):]
+    epochs = re.findall(r"^Epoch (\d+)/4\b", resumed, re.M)
+    assert epochs == ["1", "2", "3", "4"], f"each of the 4 epochs once, in order: {epochs}\n{resumed}"
+    restored = re.findall(r"^Epoch (\d)/4 \(restored from the backup\) - \d+s - accuracy: [\d.]+ - loss: ", resumed, re.M)
+    assert restored == ["1", "2"], "the epochs before the resume, from the backup's log, marked as restored"
+
+
+@pytest.mark.parametrize("change", ["learning rate", "seed"])
+def test_another_configuration_never_resumes_a_backup_nor_touches_it(a1, tmp_path, capsys, change):
+    """A finished and an interrupted backup of one configuration; then the notebook runs with another learning
+    rate (or another seed): it trains all its epochs afresh, beside them, and leaves both backups exactly as they were."""
+    x, y = a1["X_train"][:16], a1["Y_train"][:16]
+    backup = str(tmp_path / "assignment1_mnist")
+    small_fit(a1, backup, epochs=1)
+    model = build(a1)
+    a1["compile_for_training"](model, 2, len(x))
+    with pytest.raises(KeyboardInterrupt):
+        a1["fit_resumable"](model, 2, backup, callbacks=[Interrupt(on=0)], **fit_kwargs(a1, x, y))
+    before = snapshot(backup)
+    assert len(os.listdir(backup)) == 2, "two configurations, two subfolders"
+    capsys.readouterr()
+    saved = dict(a1["CONFIG"]), a1["PEAK_LR"]
+    try:
+        if change == "seed":
+            a1["CONFIG"] = {**a1["CONFIG"], "SEED": a1["CONFIG"]["SEED"] + 1}  # the configuration cell, edited and run
+        else:
+            a1["PEAK_LR"] = 2 * a1["PEAK_LR"]
+        for epochs in (1, 2):
+            recorder = Recorder()
+            small_fit(a1, backup, epochs=epochs, callbacks=[recorder])
+            assert recorder.epochs == list(range(epochs)), f"{change} changed: every epoch trains afresh"
+    finally:
+        a1["CONFIG"], a1["PEAK_LR"] = saved
+    out = capsys.readouterr().out
+    assert "resuming" not in out and "already complete" not in out and out.count("training afresh") == 2, out
+    assert "other configurations' backups beside it, left as they are: 2" in out, out
+    after = snapshot(backup)
+    assert {path: after[path] for path in before} == before, "the other configurations' backups were not touched"
+    assert len(os.listdir(backup)) == 4
 
 
 @pytest.fixture(scope="module")
@@ -147,7 +225,7 @@ def test_files_beside_the_backup_survive_a_completed_run(a1, tmp_path):
     (root / "thesis.txt").write_text("precious")
     small_fit(a1, str(root / "assignment1_mnist"))
     assert (root / "thesis.txt").read_text() == "precious"
-    assert sorted(os.listdir(root)) == ["thesis.txt"], "only what the run created is removed"
+    assert sorted(os.listdir(root)) == ["assignment1_mnist", "thesis.txt"], "the run adds its own folder, nothing else"
 
 
 def test_a_folder_with_foreign_files_is_refused_and_left_alone(a1, tmp_path):
@@ -173,4 +251,5 @@ def test_a_file_added_to_the_backup_folder_during_training_survives(a1, tmp_path
             (folder / "added.txt").write_text("user")
 
     small_fit(a1, str(folder), callbacks=[DropFile()])
-    assert os.listdir(folder) == ["added.txt"], "the run's own files are gone, the user's file stays"
+    assert (folder / "added.txt").read_text() == "user", "the user's file stays"
+    assert len(os.listdir(folder)) == 2, "beside the run's own subfolder"
