@@ -136,3 +136,31 @@ def test_no_machine_path_in_any_output(name):
         for out in cell.get("outputs", []):
             text = "".join(out.get("text", "")) + "".join(out.get("data", {}).get("text/plain", ""))
             assert not MACHINE_PATH.search(text), f"{name}: an output shows a path of the machine that ran it: {text[:300]}"
+
+
+def prose(nb):
+    """(words of markdown, words before the first code cell, words in a "What we tried" or appendix section)."""
+    def words(text):
+        return len(re.sub(r"```.*?```", " ", text, flags=re.S).split())
+    total = before = history = 0
+    code_seen = in_history = False
+    for cell in nb["cells"]:
+        if cell["cell_type"] == "code":
+            code_seen = True
+            continue
+        text = source(cell)
+        if text.startswith("## "):
+            in_history = bool(re.match(r"## .*(what we tried|appendix)", text, re.I))
+        total, before = total + words(text), before + (0 if code_seen else words(text))
+        history += words(text) if in_history else 0
+    return total, before, history
+
+
+@pytest.mark.parametrize("name", PRESENT)
+def test_prose_is_short_and_the_result_comes_first(name):
+    """A reader on GitHub meets every cell: at most 2,000 words of markdown, at most 200 before the first code
+    cell, and the history of attempts in one section at the end, at most a quarter of the words."""
+    total, before, history = prose(load(name))
+    assert total <= 2000, f"{name}: {total} words of markdown"
+    assert before <= 200, f"{name}: {before} words before the first code cell"
+    assert history <= total / 4, f"{name}: {history} of {total} words are history"

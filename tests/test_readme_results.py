@@ -37,22 +37,38 @@ def test_every_notebook_has_a_row():
         assert f"]({name})" in rows[name]["Notebook"], f"{name} exists: link it"
 
 
+def expected_result(res):
+    """The Result cell a results file implies, exactly: the accuracy after the last epoch, and our bar's verdict."""
+    return f"**{100 * res['final_test_accuracy']:.2f} %** · bar {'met' if res['our_bar_met'] else 'missed'}"
+
+
 def test_rows_agree_with_results_files():
     for notebook, row in table_rows().items():
         res = results(notebook)
         if res is None:
             assert "pending" in row["Result"].lower(), f"{notebook}: no results file, so its row must say pending"
+            assert not re.search(r"\d %", row["Result"]), f"{notebook}: a pending row claims no figure: {row['Result']}"
             continue
-        assert f"{100 * res['final_test_accuracy']:.2f} %" in row["Result"], (notebook, row["Result"])
+        assert row["Result"] == expected_result(res), (notebook, row["Result"], expected_result(res))
         assert row["Params"] == f"{res['params']:,}", (notebook, row["Params"])
         assert row["Epochs"] == str(res["epochs"]), (notebook, row["Epochs"])
         assert res["mode"] == "full" and len(res["test_accuracy_per_epoch"]) == res["epochs"]
         # exact count of correct answers vs Keras' float32 log of the same last epoch
         assert abs(res["final_test_accuracy"] - res["test_accuracy_per_epoch"][-1]) < 1e-4
-        # our bars are reported, not asserted: the row must say which way it went
-        if "our_bar_met" in res:
-            verdict = "bar met" if res["our_bar_met"] else "bar missed"
-            assert verdict in row["Result"], (notebook, verdict, row["Result"])
+
+
+def words(text):
+    """Whitespace-separated tokens of markdown, code fences excluded."""
+    return len(re.sub(r"```.*?```", " ", text, flags=re.S).split())
+
+
+def test_readme_is_short_and_opens_with_the_table():
+    """At most 900 words, the results table within the first 150, each of its cells at most 12 words."""
+    assert words(README) <= 900, f"README: {words(README)} words"
+    assert words(README[:README.index("\n| Assignment |")]) <= 150, "the results table comes first"
+    for notebook, row in table_rows().items():
+        for column, cell in row.items():
+            assert len(cell.split()) <= 12, f"{notebook}, {column}: {len(cell.split())} words: {cell}"
 
 
 def test_results_files_match_committed_notebooks():
