@@ -133,11 +133,17 @@ def interrupted_then_resumed(ns, backup, **kw):
 
 
 @pytest.mark.parametrize("name", PRESENT)
-def test_interrupted_run_resumes_with_its_whole_history(name, tmp_path, capsys):
+def test_interrupted_run_resumes_with_its_whole_history(name, tmp_path, capfd):
     ns = notebook(name)
     backup = str(tmp_path / "root" / "notebook")
-    first, second, log, model = interrupted_then_resumed(ns, backup)
-    assert "continuing at epoch 3 of 4" in capsys.readouterr().out, "a resumed run says where it resumed"
+    first, second, log, model = interrupted_then_resumed(ns, backup, verbose=2)
+    out = capfd.readouterr().out
+    assert "continuing at epoch 3 of 4" in out, "a resumed run says where it resumed"
+    resumed = out[out.index("continuing at epoch 3 of 4"):]
+    epochs = re.findall(r"^Epoch (\d+)/4\b", resumed, re.M)
+    assert epochs == ["1", "2", "3", "4"], f"the resumed run lists each of the 4 epochs once, in order: {epochs}"
+    restored = re.findall(r"^Epoch (\d)/4 \(restored from the backup\) - \d+s - accuracy: [\d.]+ - loss: ", resumed, re.M)
+    assert restored == ["1", "2"], "the epochs before the resume, from the backup's log, marked as restored"
     assert second.epochs == [2, 3], f"resumed at epoch index {second.epochs[:1]}, expected 2"
     assert int(model.optimizer.iterations) == 4 * 2, "the optimizer's step count came back too"
     assert len(log["seconds"]) == 4 and all(s > 0 for s in log["seconds"]), "every epoch's wall time"
@@ -153,24 +159,12 @@ def test_interrupted_run_resumes_with_its_whole_history(name, tmp_path, capsys):
     model = build(ns)
     ns["compile_for_training"](model, 4, len(x))
     again = ns["fit_resumable"](model, 4, backup, callbacks=[third], validation_data=(x, y), **fit_kwargs(ns, x, y))
-    assert "training already complete in the backup" in capsys.readouterr().out
+    assert "training already complete in the backup" in capfd.readouterr().out
     assert third.epochs == [] and int(model.optimizer.iterations) == 4 * 2, "nothing was trained"
     assert snapshot(backup) == before, "nothing was written or removed"
     assert again == log, "the whole history, as the run that trained it returned it"
     np.testing.assert_allclose(model.predict(x, verbose=0), trained, rtol=1e-5, atol=1e-6,
                                err_msg="the final model, as the training left it (weight averages included)")
-
-
-@pytest.mark.parametrize("name", PRESENT)
-def test_a_resumed_run_lists_every_epoch_once(name, tmp_path, capfd):
-    ns = notebook(name)
-    interrupted_then_resumed(ns, str(tmp_path / "notebook"), verbose=2)
-    out = capfd.readouterr().out
-    resumed = out[out.index("continuing at epoch 3 of 4"):]
-    epochs = re.findall(r"^Epoch (\d+)/4\b", resumed, re.M)
-    assert epochs == ["1", "2", "3", "4"], f"each of the 4 epochs once, in order: {epochs}\n{resumed}"
-    restored = re.findall(r"^Epoch (\d)/4 \(restored from the backup\) - \d+s - accuracy: [\d.]+ - loss: ", resumed, re.M)
-    assert restored == ["1", "2"], "the epochs before the resume, from the backup's log, marked as restored"
 
 
 @pytest.mark.parametrize("change", ["learning rate", "seed"])
