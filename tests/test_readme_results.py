@@ -84,6 +84,31 @@ def test_results_files_match_committed_notebooks():
         assert counts == list(range(1, len(counts) + 1)), f"{notebook}: not one uninterrupted top-to-bottom run"
 
 
+def epoch_lines(text):
+    """{epoch: [test accuracy printed for it, ...]} from a training cell's log: Keras' "Epoch k/N" line with its
+    metrics on the next line, or fit_resumable's "Epoch k/N (restored from the backup) - ..." with them on the line."""
+    found = {}
+    for match in re.finditer(r"^Epoch (\d+)/\d+(.*?)(?=^Epoch |\Z)", text, re.M | re.S):
+        accuracy = re.search(r"val_accuracy: (\d\.\d{4})", match.group(2))
+        found.setdefault(int(match.group(1)), []).append(accuracy and float(accuracy.group(1)))
+    return found
+
+
+def test_training_log_shows_every_epoch_once():
+    """The committed training cell lists epochs 1 to N, each exactly once (those restored from a backup after a
+    resume included), with the test accuracy the results file records for it: no stretch of a resumed run is
+    missing from the notebook, and none is shown twice."""
+    for notebook in NOTEBOOKS:
+        res = results(notebook)
+        if res is None:
+            continue
+        shown = epoch_lines(stdout(tagged(load(notebook), "train")))
+        assert sorted(shown) == list(range(1, res["epochs"] + 1)), f"{notebook}: epochs shown: {sorted(shown)}"
+        for epoch, accuracies in shown.items():
+            expected = round(res["test_accuracy_per_epoch"][epoch - 1], 4)
+            assert accuracies == [expected], f"{notebook}, epoch {epoch}: shown {accuracies}, results file {expected}"
+
+
 def test_results_files_come_from_the_committed_configuration():
     """A results file records its run's seed and parameter count: they must be the committed notebook's (the
     config cell's SEED, the seed its environment cell printed, a parameter count its outputs show), so that
