@@ -94,18 +94,6 @@ def epoch_lines(text):
     return found
 
 
-def test_title_cell_states_the_run_it_shows():
-    """A reader meets the title cell first: with a results file it states that run's final accuracy as
-    "**This run: xx.xx %**"; without one it says, in a "Status of this copy" note, why no result is shown."""
-    for notebook in NOTEBOOKS:
-        res, title = results(notebook), source(load(notebook)["cells"][0])
-        if res is None:
-            assert "**Status of this copy.**" in title and "This run:" not in title, notebook
-        else:
-            assert f"**This run: {100 * res['final_test_accuracy']:.2f} %**" in title, notebook
-            assert "Status of this copy" not in title, f"{notebook}: a finished run's title still says it is pending"
-
-
 def test_training_log_shows_every_epoch_once():
     """The committed training cell lists epochs 1 to N, each exactly once (those restored from a backup after a
     resume included), with the test accuracy the results file records for it: no stretch of a resumed run is
@@ -119,6 +107,18 @@ def test_training_log_shows_every_epoch_once():
         for epoch, accuracies in shown.items():
             expected = round(res["test_accuracy_per_epoch"][epoch - 1], 4)
             assert accuracies == [expected], f"{notebook}, epoch {epoch}: shown {accuracies}, results file {expected}"
+
+
+def test_title_cell_states_the_run_it_shows():
+    """A reader meets the title cell first: with a results file it states that run's final accuracy as
+    "**This run: xx.xx %**"; without one it says, in a "Status of this copy" note, why no result is shown."""
+    for notebook in NOTEBOOKS:
+        res, title = results(notebook), source(load(notebook)["cells"][0])
+        if res is None:
+            assert "**Status of this copy.**" in title and "This run:" not in title, notebook
+        else:
+            assert f"**This run: {100 * res['final_test_accuracy']:.2f} %**" in title, notebook
+            assert "Status of this copy" not in title, f"{notebook}: a finished run's title still says it is pending"
 
 
 def test_results_files_come_from_the_committed_configuration():
