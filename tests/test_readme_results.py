@@ -57,6 +57,38 @@ def test_rows_agree_with_results_files():
         assert abs(res["final_test_accuracy"] - res["test_accuracy_per_epoch"][-1]) < 1e-4
 
 
+def runs_line(notebook):
+    """The README's bullet for this notebook in "The runs behind the table", continuation lines joined."""
+    label = re.match(r"assignment(\w+?)_", notebook).group(1)
+    match = re.search(rf"^- Assignment {label}: (.*?)(?=^- |^$)", README, re.M | re.S)
+    assert match, f"the runs paragraph has no line for Assignment {label}"
+    return " ".join(match.group(1).split())
+
+
+def time_figures(seconds):
+    """The ways a runs line may state a training time: seconds, minutes or hours, rounded as printed."""
+    return {f"{seconds:.0f} s", f"{seconds / 60:.1f} min", f"{seconds / 3600:.1f} hours"}
+
+
+def test_runs_paragraph_agrees_with_results_files():
+    """The machine, the TensorFlow version and each run's training time in "The runs behind the table" are
+    those its results file recorded (for several seeds, the range of their times), so a re-run on another
+    machine or of other code cannot leave the old figures standing."""
+    header = re.search(r"^On a (\d+)-core (.+?) \(.*?\), TensorFlow (\d+\.\d+),", README, re.M)
+    assert header, "the runs paragraph opens with the machine and the TensorFlow version"
+    cores, cpu, tf_version = header.groups()
+    for notebook in NOTEBOOKS:
+        res = results(notebook)
+        if res is None:
+            continue
+        assert cpu in res["device"] and f"{cores} cores" in res["device"], (notebook, res["device"])
+        assert res["backend"] == "tensorflow" and res["backend_version"].startswith(tf_version + "."), notebook
+        line, times = runs_line(notebook), [res["train_time_s"], *res.get("other_seeds_train_time_s", {}).values()]
+        stated = time_figures(times[0]) if len(times) == 1 else {f"{min(times):.0f}–{max(times):.0f} s per seed"}
+        assert any(re.search(rf"(?<![\d.]){re.escape(figure)}", line) for figure in stated), \
+            f"{notebook}: the runs line states none of {stated}: {line}"
+
+
 def words(text):
     """Whitespace-separated tokens of markdown, code fences excluded."""
     return len(re.sub(r"```.*?```", " ", text, flags=re.S).split())
