@@ -83,8 +83,8 @@ def test_a_wrong_written_value_is_caught(ns):
 
 
 def test_both_models_build_in_their_precision(ns):
-    assert ns["base"].layers[0].dtype_policy.name == ns["BASE_POLICY"]
-    assert ns["model"].get_layer("block1_conv").dtype_policy.name == ns["OUR_POLICY"]
+    assert ns["base"].layers[0].dtype_policy.name == ns["base_policy"]
+    assert ns["model"].get_layer("block1_conv").dtype_policy.name == ns["our_policy"]
     assert keras.config.dtype_policy().name == "float32", "the global policy is restored after building"
 
 

@@ -129,3 +129,22 @@ def test_resnet18_gradcam_layers(ns):
     usable = ns["gradcam_layers"](ns["model"])
     assert "stage4_block2_out" in usable and "stem_out" in usable
     assert "stage4_block2_conv1" not in usable, "inside a block: the shortcut bypasses it"
+
+
+@pytest.mark.parametrize("policy", ["float32", "mixed_float16", "mixed_bfloat16"])
+def test_augmentation_runs_under_every_dtype_policy(policy):
+    """The notebook picks mixed_float16 on a GPU, mixed_bfloat16 on some CPUs, float32 elsewhere; its
+    augmentation layers, built under that policy, must run in the tf.data pipeline under each (RandomErasing
+    in float16 builds a half-precision range that TensorFlow has no kernel for)."""
+    import tensorflow as tf
+
+    keras.config.set_dtype_policy(policy)
+    try:
+        ns = exec_tagged(NAME, "config", "train-function", namespace={"keras": keras, "np": np, "layers": layers,
+                                                                    **stand_in_data(NAME)})
+        batch = ns["X_train"][:8], ns["Y_train"][:8]
+        images, _ = next(iter(tf.data.Dataset.from_tensors(batch).map(ns["augment"])))
+    finally:
+        keras.config.set_dtype_policy("float32")
+    assert images.dtype == tf.float32 and images.shape == (8, 32, 32, 3)
+    assert not np.array_equal(images.numpy(), batch[0]), "augmented"

@@ -98,7 +98,7 @@ def test_shared_helpers_form_one_collapsed_setup_section(name):
 
 # Lines outside the Setup that handle the run's switches rather than the assignment: smoke mode, the data
 # and backup folders, the results file.
-SWITCHES = re.compile(r"\b(SMOKE|DATA_DIR|BACKUP_DIR|write_results|EIP4_\w+|NOTEBOOK)\b|^import os$")
+SWITCHES = re.compile(r"\b(SMOKE|data_dir|backup_dir|write_results|EIP4_\w+|NOTEBOOK)\b|^import os$")
 
 
 def plumbing_share(nb):

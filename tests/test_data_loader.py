@@ -17,7 +17,7 @@ def data_dir(tmp_path):
 
 def loader(data_dir, smoke=True):
     return exec_tagged(PRESENT[0], "data-loader", namespace={"keras": keras, "np": np, "os": os,
-                                                             "DATA_DIR": data_dir, "SMOKE": smoke})["load_dataset"]
+                                                             "data_dir": data_dir, "SMOKE": smoke})["load_dataset"]
 
 
 def message(load, name="mnist"):

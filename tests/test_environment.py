@@ -57,4 +57,4 @@ def test_the_suite_backs_up_into_a_folder_of_its_own():
     backup = os.environ["EIP4_BACKUP_DIR"]
     assert backup.startswith(tempfile.gettempdir()) and "eip4-synthetic-" in backup, backup
     ns = exec_tagged("assignment1_mnist.ipynb", "config", "environment", namespace={})
-    assert ns["BACKUP_DIR"] == os.path.join(backup, "assignment1_mnist")
+    assert ns["backup_dir"] == os.path.join(backup, "assignment1_mnist")

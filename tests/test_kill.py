@@ -22,7 +22,7 @@ from notebooks import ROOT
 
 EPOCHS, STEPS = 6, 4  # 6 epochs of 4 steps each
 CHILD = r'''
-import glob, hashlib, json, os, pathlib, signal, sys, time
+import glob, hashlib, json, os, pathlib, re, signal, sys, time
 sys.path.insert(0, {tests!r})
 import keras
 import numpy as np
@@ -30,8 +30,8 @@ from notebooks import exec_tagged
 
 mode, at, folder, out = sys.argv[1], int(sys.argv[2]), *sys.argv[3:5]
 ns = exec_tagged("assignment1_mnist.ipynb", "training-helpers", namespace=dict(
-    glob=glob, hashlib=hashlib, json=json, os=os, pathlib=pathlib, time=time, keras=keras, np=np, BACKUP_DIR=folder,
-    CONFIG={{}}))
+    glob=glob, hashlib=hashlib, json=json, os=os, pathlib=pathlib, time=time, keras=keras, np=np, re=re, backup_dir=folder,
+    config={{}}))
 keras.utils.set_random_seed(0)
 model = keras.Sequential([keras.Input((256,)), keras.layers.Dense(1024, activation="relu"), keras.layers.Dense(10)])
 model.compile(keras.optimizers.Adam(1e-3), keras.losses.CategoricalCrossentropy(from_logits=True))

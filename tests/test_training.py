@@ -167,10 +167,11 @@ def test_interrupted_run_resumes_with_its_whole_history(name, tmp_path, capfd):
                                err_msg="the final model, as the training left it (weight averages included)")
 
 
-@pytest.mark.parametrize("change", ["learning rate", "seed"])
-def test_another_configuration_never_resumes_a_backup_nor_touches_it(a1, tmp_path, capsys, change):
+@pytest.mark.parametrize("change", ["learning rate", "seed", "Keras version"])
+def test_another_configuration_never_resumes_a_backup_nor_touches_it(a1, tmp_path, capsys, monkeypatch, change):
     """A finished and an interrupted backup of one configuration; then the notebook runs with another learning
-    rate (or another seed): it trains all its epochs afresh, beside them, and leaves both backups exactly as they were."""
+    rate, another seed, or another Keras version (whose weight files and optimizer variables may differ): it
+    trains all its epochs afresh, beside them, and leaves both backups exactly as they were."""
     x, y = a1["X_train"][:16], a1["Y_train"][:16]
     backup = str(tmp_path / "assignment1_mnist")
     small_fit(a1, backup, epochs=1)
@@ -181,10 +182,12 @@ def test_another_configuration_never_resumes_a_backup_nor_touches_it(a1, tmp_pat
     before = snapshot(backup)
     assert len(os.listdir(backup)) == 2, "two configurations, two subfolders"
     capsys.readouterr()
-    saved = dict(a1["CONFIG"]), a1["PEAK_LR"]
+    saved = dict(a1["config"]), a1["PEAK_LR"]
     try:
         if change == "seed":
-            a1["CONFIG"] = {**a1["CONFIG"], "SEED": a1["CONFIG"]["SEED"] + 1}  # the configuration cell, edited and run
+            a1["config"] = {**a1["config"], "SEED": a1["config"]["SEED"] + 1}  # the configuration cell, edited and run
+        elif change == "Keras version":
+            monkeypatch.setattr(keras, "__version__", keras.__version__ + ".post1")  # a backup from another Keras
         else:
             a1["PEAK_LR"] = 2 * a1["PEAK_LR"]
         for epochs in (1, 2):
@@ -192,7 +195,7 @@ def test_another_configuration_never_resumes_a_backup_nor_touches_it(a1, tmp_pat
             small_fit(a1, backup, epochs=epochs, callbacks=[recorder])
             assert recorder.epochs == list(range(epochs)), f"{change} changed: every epoch trains afresh"
     finally:
-        a1["CONFIG"], a1["PEAK_LR"] = saved
+        a1["config"], a1["PEAK_LR"] = saved
     out = capsys.readouterr().out
     assert "resuming" not in out and "already complete" not in out and out.count("training afresh") == 2, out
     assert "other configurations' backups beside it, left as they are: 2" in out, out
