@@ -39,6 +39,13 @@ def run_folders(text):
     return set(re.findall(r"\beip4-run-[0-9a-f]{12}\b", text))
 
 
+@pytest.fixture(autouse=True)
+def backup_of_its_own(tmp_path, monkeypatch):
+    """Each test's kernel backs up into a folder of the test's own (the kernel inherits the environment), so
+    that nbval's run of the same notebook trains afresh instead of loading what a test here trained."""
+    monkeypatch.setenv("EIP4_BACKUP_DIR", str(tmp_path / "backup"))
+
+
 @pytest.mark.parametrize("name", PRESENT)
 def test_run_all_twice_on_the_path_a_gpu_takes(name):
     """The first Run all trains on the GPU's choices and runs through Grad-CAM and the checks; the second, in
