@@ -1,5 +1,6 @@
-"""Assignment 2: the budgets in the config are the assignment's and ours, and the committed full run holds
-what the README claims: 99.4 % or more in each of the last 3 epochs, on each of its four seeds."""
+"""Assignment 2: the budgets in the config are the assignment's and ours, and the committed full run's verdict on
+our bar (99.4 % or more in each of the last 3 epochs, on each of its four seeds; reported, not asserted) is what
+its four seeds' logs show. The README's row states that verdict (tests/test_readme_results.py)."""
 import json
 import os
 
@@ -19,14 +20,13 @@ def test_budgets_are_the_assignment_s_and_ours():
         assert line in config, line
 
 
-def test_committed_run_holds_the_bar_on_every_seed():
+def test_committed_run_states_the_bar_as_its_seeds_show_it():
     with open(RESULTS) as f:
         res = json.load(f)
     assert res["params"] < 15_000 and res["epochs"] <= 15
     runs = {"shown": res["test_accuracy_per_epoch"], **res["other_seeds"]}
     assert len(runs) == 4, "the seed shown plus three others"
-    for seed, acc in runs.items():
-        assert len(acc) == res["epochs"]
-        # float32 logs of k/10000: compare whole counts of correct test digits
-        assert min(round(a * 10_000) for a in acc[-3:]) >= 9_940, f"seed {seed}: {acc[-3:]}"
-    assert res["our_bar_met"] is True
+    assert all(len(acc) == res["epochs"] for acc in runs.values())
+    # float32 logs of k/10000: compare whole counts of correct test digits
+    lowest = {seed: min(round(a * 10_000) for a in acc[-3:]) for seed, acc in runs.items()}
+    assert res["our_bar_met"] is (min(lowest.values()) >= 9_940), f"lowest of the last 3 epochs per seed: {lowest}"
