@@ -28,6 +28,21 @@ def pytest_configure(config):
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
+def pytest_collection_modifyitems(config, items):
+    """nbval runs the notebooks on this CPU's path on TensorFlow only: on JAX that path differs from the one the
+    kernel tests take (tests/test_run_all.py, a GPU's) in the dtype policy alone, and JAX's CPU convolutions are
+    slow (a ResNet18 train step of 256 images, by XLA on a 2-core CPU: 35 s on JAX, 11 s on TensorFlow).
+    pytest.ini's --dist loadfile keeps each file's tests in one test process (a notebook's cells run in order in
+    one kernel); the files that take longest go first, so that neither process waits long on the other at the end.
+    (loadgroup would spread them finer, but pytest-xdist 3.8's groups do not reach pytest 9: its node ids ignore
+    the group that xdist appends.)"""
+    if os.environ.get("KERAS_BACKEND") == "jax":
+        config.hook.pytest_deselected(items=[item for item in items if item.path.suffix == ".ipynb"])
+        items[:] = [item for item in items if item.path.suffix != ".ipynb"]
+    first = ["test_run_all.py", "test_kill.py", "test_training.py", "assignment4b_resnet18_gradcam.ipynb"]
+    items.sort(key=lambda item: first.index(item.path.name) if item.path.name in first else len(first))  # stable
+
+
 def pytest_unconfigure(config):
     if _tmp:
         shutil.rmtree(_tmp, ignore_errors=True)
