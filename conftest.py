@@ -31,7 +31,7 @@ def pytest_configure(config):
 def pytest_collection_modifyitems(config, items):
     """nbval runs the notebooks on this CPU's path on TensorFlow only: on JAX that path differs from the one the
     kernel tests take (tests/test_run_all.py, a GPU's) in the dtype policy alone, and JAX's CPU convolutions are
-    slow (a ResNet18 train step of 256 images, by XLA on a 2-core CPU: 35 s on JAX, 11 s on TensorFlow).
+    slow (a ResNet18 train step of 256 images, by XLA on a 2-core AVX2 CPU: 35 s on JAX, 11 s on TensorFlow).
     pytest.ini's --dist loadfile keeps each file's tests in one test process (a notebook's cells run in order in
     one kernel); the files that take longest go first, so that neither process waits long on the other at the end.
     (loadgroup would spread them finer, but pytest-xdist 3.8's groups do not reach pytest 9: its node ids ignore
